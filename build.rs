@@ -159,15 +159,19 @@ fn compile_schema(manifest_dir: &Path, out_dir: &Path, app_id: &str) -> String {
     let schema_dir = out_dir.join("schemas");
     fs::create_dir_all(&schema_dir).expect("creating OUT_DIR/schemas");
     // Only this build's schema may be in the directory.
-    for entry in fs::read_dir(&schema_dir).expect("listing OUT_DIR/schemas").flatten() {
-        if entry.file_name().to_string_lossy().ends_with(".gschema.xml") {
+    for entry in fs::read_dir(&schema_dir)
+        .expect("listing OUT_DIR/schemas")
+        .flatten()
+    {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".gschema.xml")
+        {
             let _ = fs::remove_file(entry.path());
         }
     }
-    write_if_changed(
-        &schema_dir.join(format!("{app_id}.gschema.xml")),
-        &schema,
-    );
+    write_if_changed(&schema_dir.join(format!("{app_id}.gschema.xml")), &schema);
     let output = Command::new("glib-compile-schemas")
         .arg("--strict")
         .arg(&schema_dir)

@@ -12,6 +12,14 @@ pub struct App {
     window: adw::ApplicationWindow,
 }
 
+/// What the window starts with.
+pub struct AppInit {
+    /// The application's settings (see `config::settings`).
+    pub settings: gio::Settings,
+    /// The command line (connections to open, views to show).
+    pub cli: crate::Cli,
+}
+
 /// What the window is asked to do.
 #[derive(Debug)]
 pub enum AppInput {
@@ -23,7 +31,7 @@ pub enum AppInput {
 
 #[relm4::component(pub)]
 impl SimpleComponent for App {
-    type Init = gio::Settings;
+    type Init = AppInit;
     type Input = AppInput;
     type Output = ();
 
@@ -57,10 +65,11 @@ impl SimpleComponent for App {
     }
 
     fn init(
-        settings: Self::Init,
+        AppInit { settings, cli }: Self::Init,
         root: Self::Root,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
+        log::debug!("command line: {cli:?}");
         if config::is_devel() {
             root.add_css_class("devel");
         }
@@ -145,7 +154,9 @@ fn debug_info() -> String {
 
 /// What Vireo does, in one sentence (status page and about window).
 fn summary() -> String {
-    gettext("Manage virtual machines, import them from VirtualBox and prepare this computer for GPU passthrough.")
+    gettext(
+        "Manage virtual machines, import them from VirtualBox and prepare this computer for GPU passthrough.",
+    )
 }
 
 /// The primary menu of the header bar.

@@ -143,6 +143,8 @@ pub fn settings() -> Result<gio::Settings, SchemaNotFound> {
 
 #[cfg(test)]
 mod tests {
+    use relm4::gtk::prelude::*;
+
     use super::*;
 
     #[test]

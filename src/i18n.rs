@@ -37,7 +37,10 @@ pub fn gettext_f(msgid: &str, args: &[(&str, &str)]) -> String {
     substitute(&gettext(msgid), args)
 }
 
-#[allow(dead_code, reason = "no plural message yet; the keyword is registered for xgettext")]
+#[allow(
+    dead_code,
+    reason = "no plural message yet; the keyword is registered for xgettext"
+)]
 /// Plural form of [`gettext_f`]: picks the translation for `n`, then replaces each
 /// `{name}` with its value (pass `n` as an argument too if the text shows it).
 pub fn ngettext_f(msgid: &str, msgid_plural: &str, n: u32, args: &[(&str, &str)]) -> String {
@@ -80,7 +83,10 @@ mod tests {
     #[test]
     fn replaces_named_placeholders() {
         assert_eq!(
-            substitute("Cannot start {vm} on {host}", &[("vm", "win11"), ("host", "h1")]),
+            substitute(
+                "Cannot start {vm} on {host}",
+                &[("vm", "win11"), ("host", "h1")]
+            ),
             "Cannot start win11 on h1"
         );
     }

@@ -11,16 +11,38 @@ use relm4::RelmApp;
 use relm4::gtk::prelude::*;
 use relm4::gtk::{self, gio};
 
+use vireo_core::virt_type::VirtType;
+
 use crate::i18n::{gettext, gettext_f};
 
-/// Command line of `vireo`.
+/// Command line of `vireo` (see DESIGN.md, "Talking to libvirt").
 #[derive(Debug, Parser)]
 #[command(
     name = "vireo",
     version = config::VERSION,
     about = "Manage libvirt virtual machines, import VirtualBox machines, prepare GPU passthrough"
 )]
-struct Cli {}
+#[allow(
+    dead_code,
+    reason = "parsed now so launchers and scripts/run.sh work; the main window acts on them"
+)]
+pub struct Cli {
+    /// Open this libvirt connection at start (repeatable), e.g. qemu:///system
+    #[arg(short = 'c', long = "connect", value_name = "URI")]
+    pub connect: Vec<String>,
+    /// Virtualization type for new machines: auto, kvm or qemu (default: the setting)
+    #[arg(long, value_name = "TYPE")]
+    pub virt_type: Option<VirtType>,
+    /// Open the console of this virtual machine
+    #[arg(long, value_name = "VM")]
+    pub show_console: Option<String>,
+    /// Open the details of this virtual machine
+    #[arg(long, value_name = "VM")]
+    pub show_details: Option<String>,
+    /// Open the new virtual machine assistant
+    #[arg(long)]
+    pub new_vm: bool,
+}
 
 static LOGGER: glib::GlibLogger = glib::GlibLogger::new(
     glib::GlibLoggerFormat::Plain,
@@ -29,7 +51,7 @@ static LOGGER: glib::GlibLogger = glib::GlibLogger::new(
 
 fn main() -> ExitCode {
     // `--version` and `--help` answer without a display.
-    let _cli = Cli::parse();
+    let cli = Cli::parse();
 
     if log::set_logger(&LOGGER).is_ok() {
         // GLib filters further: debug messages show with G_MESSAGES_DEBUG=all.
@@ -69,12 +91,14 @@ fn main() -> ExitCode {
     };
 
     gtk::Window::set_default_icon_name(config::APP_ID);
-    let program = std::env::args().next().unwrap_or_else(|| "vireo".to_owned());
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "vireo".to_owned());
     // Our own options were parsed by clap; GApplication only gets the program name.
     let relm = RelmApp::new(config::APP_ID).with_args(vec![program]);
     // The same base path for both profiles: it is where the bundle keeps style.css,
     // gtk/help-overlay.ui and icons/.
     relm4::main_application().set_resource_base_path(Some(config::RESOURCE_BASE_PATH));
-    relm.run::<app::App>(settings);
+    relm.run::<app::App>(app::AppInit { settings, cli });
     ExitCode::SUCCESS
 }

@@ -130,12 +130,12 @@ trap 'rm -rf "$work"' EXIT
 dpkg-deb -x "$kdeb" "$work/kernel" || die "cannot extract $kdeb"
 dpkg-deb -x "$bbdeb" "$work/busybox" || die "cannot extract $bbdeb"
 
-vmlinuz=$(find "$work/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n1)
-config=$(find "$work/kernel/boot" -maxdepth 1 -name 'config-*' | head -n1)
+vmlinuz=$(find "$work/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' | sed -n 1p)
+config=$(find "$work/kernel/boot" -maxdepth 1 -name 'config-*' | sed -n 1p)
 [ -n "$vmlinuz" ] || die "$kdeb has no boot/vmlinuz-*"
 [ -n "$config" ] || die "$kdeb has no boot/config-*"
 krel=${vmlinuz##*/vmlinuz-}
-moddir=$(find "$work/kernel" -maxdepth 3 -type d -path "*/modules/$krel" | head -n1)
+moddir=$(find "$work/kernel" -maxdepth 3 -type d -path "*/modules/$krel" | sed -n 1p)
 busybox="$work/busybox/bin/busybox"
 [ -x "$busybox" ] || die "$bbdeb has no bin/busybox"
 
@@ -172,7 +172,7 @@ add_module() { # module name (dashes or underscores); dependencies first
   [ -n "$src" ] || die "module $1 not found in $kpkg"
   dst="$root/lib/modules/$key.ko"
   decompress "$src" "$dst" || die "cannot decompress $src"
-  deps=$(tr '\0' '\n' <"$dst" | sed -n 's/^depends=//p' | head -n1)
+  deps=$(tr '\0' '\n' <"$dst" | sed -n 's/^depends=//p' | sed -n 1p)
   for dep in ${deps//,/ }; do
     add_module "$dep"
   done
@@ -213,7 +213,7 @@ extract_vmlinux() { # bzImage -> ELF vmlinux on stdout (like the kernel's script
     magic=${spec%%:*}
     tool=${spec#*:}
     command -v "${tool%% *}" >/dev/null || continue
-    off=$(LC_ALL=C grep -obUaP "$magic" "$1" | head -n1 | cut -d: -f1) || true
+    off=$(LC_ALL=C grep -m1 -obUaP "$magic" "$1" | sed -n 1p | cut -d: -f1) || true
     [ -n "$off" ] || continue
     # gzip/zstd complain about the data after the stream; the ELF check below decides.
     tail -c +$((off + 1)) "$1" | $tool 2>/dev/null || true

@@ -114,7 +114,7 @@ impl fmt::Display for Size {
         let units = [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")];
         for (size, name) in units {
             if self.0 >= size {
-                if self.0 % size == 0 {
+                if self.0.is_multiple_of(size) {
                     return write!(f, "{} {name}", self.0 / size);
                 }
                 return write!(f, "{:.1} {name}", self.0 as f64 / size as f64);

@@ -77,7 +77,10 @@ fn corpus_round_trip() {
     let mut docs = Vec::new();
     let mut domains = 0;
     for file in &files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(file).unwrap();
         let mut index = 0;
         for seg in split_documents(&text) {
@@ -114,8 +117,16 @@ fn corpus_round_trip() {
     for d in docs.iter().filter(|d| d.input != d.output) {
         println!("not byte-identical: {}", d.label);
     }
-    assert!(docs.len() >= 200, "expected the whole corpus, found {} documents", docs.len());
-    assert_eq!(identical, docs.len(), "every unmodified document is written back byte for byte");
+    assert!(
+        docs.len() >= 200,
+        "expected the whole corpus, found {} documents",
+        docs.len()
+    );
+    assert_eq!(
+        identical,
+        docs.len(),
+        "every unmodified document is written back byte for byte"
+    );
 
     if !have_xmllint() {
         println!("SKIPPED: xmllint not found, canonical comparison not run");
@@ -124,25 +135,36 @@ fn corpus_round_trip() {
     let threads = 4;
     let chunk = docs.len().div_ceil(threads);
     let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = docs
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut bad = Vec::new();
-                    for d in part {
-                        match (c14n(&d.input), c14n(&d.output)) {
-                            (Ok(a), Ok(b)) if a == b => {}
-                            (Ok(_), Ok(_)) => bad.push(format!("{}: canonical forms differ", d.label)),
-                            (Err(e), _) => bad.push(format!("{}: xmllint rejects the input: {e}", d.label)),
-                            (_, Err(e)) => bad.push(format!("{}: xmllint rejects the output: {e}", d.label)),
+        let handles: Vec<_> =
+            docs.chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut bad = Vec::new();
+                        for d in part {
+                            match (c14n(&d.input), c14n(&d.output)) {
+                                (Ok(a), Ok(b)) if a == b => {}
+                                (Ok(_), Ok(_)) => {
+                                    bad.push(format!("{}: canonical forms differ", d.label))
+                                }
+                                (Err(e), _) => {
+                                    bad.push(format!("{}: xmllint rejects the input: {e}", d.label))
+                                }
+                                (_, Err(e)) => bad
+                                    .push(format!("{}: xmllint rejects the output: {e}", d.label)),
+                            }
                         }
-                    }
-                    bad
+                        bad
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+                .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
-    println!("{} documents canonically equal (xmllint --c14n)", docs.len() - failures.len());
+    println!(
+        "{} documents canonically equal (xmllint --c14n)",
+        docs.len() - failures.len()
+    );
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -8,7 +8,14 @@ use crate::xml::Element;
 
 /// The order in which libvirt writes the children of `<cpu>`.
 pub const CPU_ORDER: &[&str] = &[
-    "model", "vendor", "microcode", "topology", "cache", "maxphysaddr", "feature", "numa",
+    "model",
+    "vendor",
+    "microcode",
+    "topology",
+    "cache",
+    "maxphysaddr",
+    "feature",
+    "numa",
 ];
 
 /// `<model fallback= vendor_id=>NAME</model>`.
@@ -183,7 +190,10 @@ impl<'a> CpuMut<'a> {
     /// Sets or removes the model name (`<model>NAME</model>`).
     pub fn set_model(&mut self, name: Option<&str>) {
         match name {
-            Some(n) => self.element().ensure_child_ordered("model", CPU_ORDER).set_text(n),
+            Some(n) => self
+                .element()
+                .ensure_child_ordered("model", CPU_ORDER)
+                .set_text(n),
             None => {
                 if let Some(c) = self.existing() {
                     c.remove_child("model");
@@ -244,7 +254,9 @@ impl<'a> CpuMut<'a> {
                     }
                 } else {
                     cpu.insert_child_ordered(
-                        Element::new("feature").with_attr("policy", p).with_attr("name", name),
+                        Element::new("feature")
+                            .with_attr("policy", p)
+                            .with_attr("name", name),
                         CPU_ORDER,
                     );
                 }

@@ -14,29 +14,101 @@ use crate::xml::Element;
 
 /// The order in which libvirt writes the children of `<devices>`.
 pub const DEVICES_ORDER: &[&str] = &[
-    "emulator", "disk", "controller", "lease", "filesystem", "interface", "smartcard", "serial",
-    "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio", "video",
-    "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng", "panic",
-    "shmem", "memory", "iommu", "vsock", "crypto", "pstore",
+    "emulator",
+    "disk",
+    "controller",
+    "lease",
+    "filesystem",
+    "interface",
+    "smartcard",
+    "serial",
+    "parallel",
+    "console",
+    "channel",
+    "input",
+    "tpm",
+    "graphics",
+    "sound",
+    "audio",
+    "video",
+    "hostdev",
+    "redirdev",
+    "redirfilter",
+    "hub",
+    "watchdog",
+    "memballoon",
+    "rng",
+    "panic",
+    "shmem",
+    "memory",
+    "iommu",
+    "vsock",
+    "crypto",
+    "pstore",
 ];
 
 /// The order of the children of `<disk>`.
 pub const DISK_ORDER: &[&str] = &[
-    "driver", "source", "backingStore", "backenddomain", "geometry", "blockio", "target",
-    "iotune", "mirror", "boot", "readonly", "shareable", "transient", "serial", "wwn", "vendor",
-    "product", "encryption", "alias", "address",
+    "driver",
+    "source",
+    "backingStore",
+    "backenddomain",
+    "geometry",
+    "blockio",
+    "target",
+    "iotune",
+    "mirror",
+    "boot",
+    "readonly",
+    "shareable",
+    "transient",
+    "serial",
+    "wwn",
+    "vendor",
+    "product",
+    "encryption",
+    "alias",
+    "address",
 ];
 
 /// The order of the children of `<interface>`.
 pub const INTERFACE_ORDER: &[&str] = &[
-    "mac", "source", "vlan", "virtualport", "ip", "route", "script", "backenddomain", "target",
-    "guest", "model", "driver", "backend", "filterref", "tune", "teaming", "link", "mtu",
-    "coalesce", "rom", "boot", "alias", "address", "acpi",
+    "mac",
+    "source",
+    "vlan",
+    "virtualport",
+    "ip",
+    "route",
+    "script",
+    "backenddomain",
+    "target",
+    "guest",
+    "model",
+    "driver",
+    "backend",
+    "filterref",
+    "tune",
+    "teaming",
+    "link",
+    "mtu",
+    "coalesce",
+    "rom",
+    "boot",
+    "alias",
+    "address",
+    "acpi",
 ];
 
 /// The order of the children of `<graphics>`.
 pub const GRAPHICS_ORDER: &[&str] = &[
-    "listen", "channel", "image", "streaming", "clipboard", "mouse", "filetransfer", "gl",
+    "listen",
+    "channel",
+    "image",
+    "streaming",
+    "clipboard",
+    "mouse",
+    "filetransfer",
+    "gl",
     "audio",
 ];
 
@@ -491,7 +563,9 @@ impl<'a> DevicesMut<'a> {
         if !has {
             self.add(Element::new("memballoon").with_attr("model", model));
         }
-        let el = self.element().ensure_child_ordered("memballoon", DEVICES_ORDER);
+        let el = self
+            .element()
+            .ensure_child_ordered("memballoon", DEVICES_ORDER);
         el.set_attr("model", model);
         MemballoonMut::new(el)
     }
@@ -1058,7 +1132,8 @@ impl GraphicsMut<'_> {
     /// where present, else adding `<listen type="address" address=…/>`), or removes
     /// both with `None`.
     pub fn set_listen(&mut self, address: Option<&str>) {
-        let is_addr = |l: &Element| l.name() == "listen" && l.attr("type").as_deref() == Some("address");
+        let is_addr =
+            |l: &Element| l.name() == "listen" && l.attr("type").as_deref() == Some("address");
         match address {
             Some(a) => {
                 if self.el.has_attr("listen") {
@@ -1399,7 +1474,9 @@ impl DeviceSpec for HostdevSpec {
                 "usb",
                 Element::new("source")
                     .with_child(Element::new("vendor").with_attr("id", &format!("0x{vendor:04x}")))
-                    .with_child(Element::new("product").with_attr("id", &format!("0x{product:04x}"))),
+                    .with_child(
+                        Element::new("product").with_attr("id", &format!("0x{product:04x}")),
+                    ),
             ),
         };
         Element::new("hostdev")
@@ -1524,7 +1601,12 @@ impl FilesystemMut<'_> {
 
     /// Adds or removes `<readonly/>`.
     pub fn set_readonly(&mut self, readonly: bool) {
-        set_flag_child(self.el, "readonly", &["driver", "binary", "source", "target", "readonly"], readonly);
+        set_flag_child(
+            self.el,
+            "readonly",
+            &["driver", "binary", "source", "target", "readonly"],
+            readonly,
+        );
     }
 }
 

@@ -8,20 +8,66 @@ use crate::xml::Element;
 
 /// The order in which libvirt writes the children of `<features>`.
 pub const FEATURES_ORDER: &[&str] = &[
-    "acpi", "apic", "pae", "hap", "viridian", "privnet", "hyperv", "kvm", "pvspinlock",
-    "capabilities", "pmu", "vmport", "gic", "smm", "ioapic", "hpt", "vmcoreinfo", "htm",
-    "nested-hv", "msrs", "ccf-assist", "xen", "cfpc", "sbbc", "ibs", "tcg", "async-teardown",
-    "ras", "ps2", "aia",
+    "acpi",
+    "apic",
+    "pae",
+    "hap",
+    "viridian",
+    "privnet",
+    "hyperv",
+    "kvm",
+    "pvspinlock",
+    "capabilities",
+    "pmu",
+    "vmport",
+    "gic",
+    "smm",
+    "ioapic",
+    "hpt",
+    "vmcoreinfo",
+    "htm",
+    "nested-hv",
+    "msrs",
+    "ccf-assist",
+    "xen",
+    "cfpc",
+    "sbbc",
+    "ibs",
+    "tcg",
+    "async-teardown",
+    "ras",
+    "ps2",
+    "aia",
 ];
 
 /// The order in which libvirt writes the Hyper-V enlightenments.
 pub const HYPERV_ORDER: &[&str] = &[
-    "relaxed", "vapic", "spinlocks", "vpindex", "runtime", "synic", "stimer", "reset",
-    "vendor_id", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs", "avic",
-    "emsr_bitmap", "xmm_input",
+    "relaxed",
+    "vapic",
+    "spinlocks",
+    "vpindex",
+    "runtime",
+    "synic",
+    "stimer",
+    "reset",
+    "vendor_id",
+    "frequencies",
+    "reenlightenment",
+    "tlbflush",
+    "ipi",
+    "evmcs",
+    "avic",
+    "emsr_bitmap",
+    "xmm_input",
 ];
 
-const KVM_ORDER: &[&str] = &["hidden", "hint-dedicated", "poll-control", "pv-ipi", "dirty-ring"];
+const KVM_ORDER: &[&str] = &[
+    "hidden",
+    "hint-dedicated",
+    "poll-control",
+    "pv-ipi",
+    "dirty-ring",
+];
 
 /// The on/off state of a feature element: `state=` when present, else "on" (the
 /// element's presence enables it).
@@ -88,10 +134,7 @@ impl<'a> Features<'a> {
 
     /// `<kvm><hidden state=>`: hide the KVM signature from the guest.
     pub fn kvm_hidden(&self) -> Result<Option<bool>, DomainError> {
-        self.el
-            .find("kvm/hidden")
-            .map(element_state)
-            .transpose()
+        self.el.find("kvm/hidden").map(element_state).transpose()
     }
 
     /// `<hyperv>`.
@@ -226,7 +269,9 @@ impl<'a> FeaturesMut<'a> {
             }
             None => {
                 let Some(f) = self.existing() else { return };
-                let Some(kvm) = f.child_mut("kvm") else { return };
+                let Some(kvm) = f.child_mut("kvm") else {
+                    return;
+                };
                 kvm.remove_children("hidden");
                 if is_bare(kvm) {
                     f.remove_child("kvm");
@@ -236,7 +281,8 @@ impl<'a> FeaturesMut<'a> {
     }
 
     fn hyperv(&mut self) -> &mut Element {
-        self.element().ensure_child_ordered("hyperv", FEATURES_ORDER)
+        self.element()
+            .ensure_child_ordered("hyperv", FEATURES_ORDER)
     }
 
     fn existing_hyperv(&mut self) -> Option<&mut Element> {
@@ -274,7 +320,9 @@ impl<'a> FeaturesMut<'a> {
     pub fn set_hyperv_spinlocks(&mut self, retries: Option<u32>) {
         match retries {
             Some(n) => {
-                let el = self.hyperv().ensure_child_ordered("spinlocks", HYPERV_ORDER);
+                let el = self
+                    .hyperv()
+                    .ensure_child_ordered("spinlocks", HYPERV_ORDER);
                 el.set_attr("state", "on");
                 el.set_attr("retries", &n.to_string());
             }
@@ -286,7 +334,9 @@ impl<'a> FeaturesMut<'a> {
     pub fn set_hyperv_vendor_id(&mut self, value: Option<&str>) {
         match value {
             Some(v) => {
-                let el = self.hyperv().ensure_child_ordered("vendor_id", HYPERV_ORDER);
+                let el = self
+                    .hyperv()
+                    .ensure_child_ordered("vendor_id", HYPERV_ORDER);
                 el.set_attr("state", "on");
                 el.set_attr("value", v);
             }
@@ -303,7 +353,12 @@ impl<'a> FeaturesMut<'a> {
 /// The child `name` with the given state: created when missing (with `state=`), and
 /// left as written when it already has that state (an existing element without
 /// `state=` is on).
-fn ensure_state<'e>(parent: &'e mut Element, name: &str, order: &[&str], on: bool) -> &'e mut Element {
+fn ensure_state<'e>(
+    parent: &'e mut Element,
+    name: &str,
+    order: &[&str],
+    on: bool,
+) -> &'e mut Element {
     let existed = parent.child(name).is_some();
     let el = parent.ensure_child_ordered(name, order);
     let current = bool_attr(el, "state").ok().flatten();

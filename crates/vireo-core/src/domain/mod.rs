@@ -12,7 +12,7 @@
 //! assert_eq!(d.memory_kib().unwrap(), Some(2 * 1024 * 1024));
 //! d.set_memory_kib(4 * 1024 * 1024);
 //! d.set_current_memory_kib(Some(1024 * 1024));
-//! assert_eq!(d.to_xml(), "<domain type='kvm'>\n  <name>vm</name>\n  <memory unit='GiB'>4</memory>\n  <currentMemory unit='GiB'>1</currentMemory>\n</domain>");
+//! assert_eq!(d.to_xml(), "<domain type='kvm'>\n  <name>vm</name>\n  <memory unit='GiB'>4</memory>\n  <currentMemory>1048576</currentMemory>\n</domain>");
 //! ```
 
 mod clock;
@@ -255,7 +255,9 @@ impl Domain {
 
     /// `<description>`.
     pub fn description(&self) -> Option<String> {
-        self.root().child("description").map(|e| e.text().into_owned())
+        self.root()
+            .child("description")
+            .map(|e| e.text().into_owned())
     }
 
     /// Sets or removes `<description>`.

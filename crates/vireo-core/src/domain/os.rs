@@ -8,9 +8,27 @@ use crate::xml::Element;
 
 /// The order in which libvirt writes the children of `<os>`.
 pub const OS_ORDER: &[&str] = &[
-    "type", "firmware", "init", "initarg", "initenv", "initdir", "inituser", "initgroup",
-    "loader", "nvram", "varstore", "kernel", "initrd", "cmdline", "shim", "dtb", "acpi", "boot",
-    "bootmenu", "bios", "smbios",
+    "type",
+    "firmware",
+    "init",
+    "initarg",
+    "initenv",
+    "initdir",
+    "inituser",
+    "initgroup",
+    "loader",
+    "nvram",
+    "varstore",
+    "kernel",
+    "initrd",
+    "cmdline",
+    "shim",
+    "dtb",
+    "acpi",
+    "boot",
+    "bootmenu",
+    "bios",
+    "smbios",
 ];
 
 /// A `<firmware><feature enabled= name=/>` entry.
@@ -228,7 +246,9 @@ impl<'a> OsMut<'a> {
 
     /// Sets the guest type (`<type>hvm</type>`).
     pub fn set_os_type(&mut self, os_type: &str) {
-        self.element().ensure_child_ordered("type", OS_ORDER).set_text(os_type);
+        self.element()
+            .ensure_child_ordered("type", OS_ORDER)
+            .set_text(os_type);
     }
 
     /// Sets or removes `<type arch=>`.
@@ -243,7 +263,10 @@ impl<'a> OsMut<'a> {
 
     fn set_type_attr(&mut self, attr: &str, value: Option<&str>) {
         match value {
-            Some(v) => self.element().ensure_child_ordered("type", OS_ORDER).set_attr(attr, v),
+            Some(v) => self
+                .element()
+                .ensure_child_ordered("type", OS_ORDER)
+                .set_attr(attr, v),
             None => {
                 if let Some(t) = self.existing().and_then(|os| os.child_mut("type")) {
                     t.remove_attr(attr);
@@ -279,8 +302,12 @@ impl<'a> OsMut<'a> {
             }
             None => {
                 let Some(os) = self.existing() else { return };
-                let Some(fw) = os.child_mut("firmware") else { return };
-                fw.retain_elements(|f| !(f.name() == "feature" && f.attr("name").as_deref() == Some(name)));
+                let Some(fw) = os.child_mut("firmware") else {
+                    return;
+                };
+                fw.retain_elements(|f| {
+                    !(f.name() == "feature" && f.attr("name").as_deref() == Some(name))
+                });
                 if is_bare(fw) {
                     os.remove_child("firmware");
                 }
@@ -291,7 +318,10 @@ impl<'a> OsMut<'a> {
     /// Sets or removes the loader path (`<loader>PATH</loader>`).
     pub fn set_loader_path(&mut self, path: Option<&str>) {
         match path {
-            Some(p) => self.element().ensure_child_ordered("loader", OS_ORDER).set_text(p),
+            Some(p) => self
+                .element()
+                .ensure_child_ordered("loader", OS_ORDER)
+                .set_text(p),
             None => {
                 if let Some(os) = self.existing()
                     && let Some(l) = os.child_mut("loader")
@@ -328,7 +358,10 @@ impl<'a> OsMut<'a> {
     /// Sets or removes the NVRAM path (`<nvram>PATH</nvram>`).
     pub fn set_nvram_path(&mut self, path: Option<&str>) {
         match path {
-            Some(p) => self.element().ensure_child_ordered("nvram", OS_ORDER).set_text(p),
+            Some(p) => self
+                .element()
+                .ensure_child_ordered("nvram", OS_ORDER)
+                .set_text(p),
             None => {
                 if let Some(os) = self.existing()
                     && let Some(n) = os.child_mut("nvram")
@@ -366,7 +399,11 @@ impl<'a> OsMut<'a> {
             .children_named("boot")
             .filter_map(|b| b.attr("dev").map(Cow::into_owned))
             .collect();
-        if current.iter().map(String::as_str).eq(devices.iter().copied()) {
+        if current
+            .iter()
+            .map(String::as_str)
+            .eq(devices.iter().copied())
+        {
             return;
         }
         os.remove_children("boot");

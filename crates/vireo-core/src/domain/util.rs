@@ -93,7 +93,9 @@ pub(crate) fn is_bare(el: &Element) -> bool {
 
 /// True when an element carries nothing but namespace declarations.
 pub(crate) fn is_bare_except_ns(el: &Element) -> bool {
-    el.attributes().iter().all(|a| a.declared_prefix().is_some())
+    el.attributes()
+        .iter()
+        .all(|a| a.declared_prefix().is_some())
         && el.children().iter().all(crate::xml::Node::is_whitespace)
 }
 

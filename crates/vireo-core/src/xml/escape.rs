@@ -5,7 +5,10 @@ use std::borrow::Cow;
 /// Escapes character data for use as element text: `&`, `<` and `>` (and a carriage
 /// return, which a parser would otherwise turn into a line feed).
 pub fn escape_text(value: &str) -> Cow<'_, str> {
-    if !value.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'\r')) {
+    if !value
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'\r'))
+    {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len() + 8);
@@ -84,7 +87,10 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 /// normalized to `\n`. References to entities that are not predefined (declared in a
 /// DOCTYPE) are kept as written.
 pub fn unescape(raw: &str, attribute: bool) -> Cow<'_, str> {
-    if !raw.bytes().any(|b| matches!(b, b'&' | b'\r') || (attribute && matches!(b, b'\t' | b'\n'))) {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\r') || (attribute && matches!(b, b'\t' | b'\n')))
+    {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());

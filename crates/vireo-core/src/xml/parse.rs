@@ -98,7 +98,10 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
             Event::GeneralRef(r) => {
                 let name = String::from_utf8_lossy(&r);
                 if resolve_reference(&name).is_none() && !b.entities.iter().any(|e| *e == name) {
-                    return Err(b.error(start, format!("undefined entity or invalid character reference `&{name};`")));
+                    return Err(b.error(
+                        start,
+                        format!("undefined entity or invalid character reference `&{name};`"),
+                    ));
                 }
                 b.text(raw, start)?;
             }
@@ -120,13 +123,19 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
                     return Err(b.error(start, "processing instruction without a target"));
                 }
                 if target.eq_ignore_ascii_case("xml") {
-                    return Err(b.error(start, "XML declaration allowed only at the start of the document"));
+                    return Err(b.error(
+                        start,
+                        "XML declaration allowed only at the start of the document",
+                    ));
                 }
                 b.attach(Node::ProcessingInstruction(content.to_string()), start)?;
             }
             Event::Decl(_) => {
                 if start != 0 {
-                    return Err(b.error(start, "XML declaration allowed only at the start of the document"));
+                    return Err(b.error(
+                        start,
+                        "XML declaration allowed only at the start of the document",
+                    ));
                 }
                 if !raw.contains("version") {
                     return Err(b.error(start, "XML declaration without a version"));
@@ -209,7 +218,10 @@ impl Builder<'_> {
     /// Handles a start tag; `inner` is the tag without `<` and `>` (or `/>`).
     fn open(&mut self, inner: &str, offset: usize) -> Result<(), XmlError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(self.error(offset, format!("elements nested deeper than {MAX_DEPTH} levels")));
+            return Err(self.error(
+                offset,
+                format!("elements nested deeper than {MAX_DEPTH} levels"),
+            ));
         }
         if self.stack.is_empty() && self.root.is_some() {
             return Err(self.error(offset, "extra content after the root element"));
@@ -228,11 +240,17 @@ impl Builder<'_> {
             && let Some(step) = ci.strip_prefix(pi.as_str())
             && !step.is_empty()
         {
-            *self.steps.entry(step.to_string()).or_insert(0) += 1;
+            match self.steps.get_mut(step) {
+                Some(n) => *n += 1,
+                None => {
+                    self.steps.insert(step.to_string(), 1);
+                }
+            }
         }
         let mark = self.bindings.len();
         for (prefix, uri) in element.namespace_declarations() {
-            self.bindings.push((prefix.to_string(), Arc::from(uri.as_ref())));
+            self.bindings
+                .push((prefix.to_string(), Arc::from(uri.as_ref())));
         }
         let prefix = element.prefix().unwrap_or("");
         element.namespace = if prefix == "xml" {
@@ -267,7 +285,11 @@ impl Builder<'_> {
             if !is_blank(tail) || !inner.starts_with(open.element.name.as_str()) {
                 return Err(self.error(
                     offset,
-                    format!("expected `</{}>`, found `</{}>`", open.element.name, inner.trim_end()),
+                    format!(
+                        "expected `</{}>`, found `</{}>`",
+                        open.element.name,
+                        inner.trim_end()
+                    ),
                 ));
             }
             open.element.end_tail = tail.to_string();
@@ -281,7 +303,11 @@ impl Builder<'_> {
             Some(parent) => &mut parent.element.children,
             None => {
                 if !is_blank(raw) {
-                    let what = if self.root.is_some() { "after" } else { "before" };
+                    let what = if self.root.is_some() {
+                        "after"
+                    } else {
+                        "before"
+                    };
                     return Err(self.error(offset, format!("text {what} the root element")));
                 }
                 if self.root.is_some() {
@@ -342,21 +368,35 @@ impl Builder<'_> {
                 .find(|c: char| is_xml_space(c) || c == '=' || c == '"' || c == '\'')
                 .unwrap_or(rest.len());
             let attr_name = &rest[..name_len];
-            check_name(attr_name).map_err(|m| self.error(offset + at, format!("attribute: {m}")))?;
+            check_name(attr_name)
+                .map_err(|m| self.error(offset + at, format!("attribute: {m}")))?;
             let after_name = &rest[name_len..];
             let eq_len = after_name.len() - after_name.trim_start_matches(is_xml_space).len();
             if !after_name[eq_len..].starts_with('=') {
-                return Err(self.error(offset + at, format!("expected `=` after attribute `{attr_name}`")));
+                return Err(self.error(
+                    offset + at,
+                    format!("expected `=` after attribute `{attr_name}`"),
+                ));
             }
             let after_eq = &after_name[eq_len + 1..];
             let ws2 = after_eq.len() - after_eq.trim_start_matches(is_xml_space).len();
             let eq = &after_name[..eq_len + 1 + ws2];
             let value_part = &after_eq[ws2..];
-            let Some(quote) = value_part.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-                return Err(self.error(offset + at, format!("attribute `{attr_name}`: value must be quoted")));
+            let Some(quote) = value_part
+                .chars()
+                .next()
+                .filter(|c| *c == '"' || *c == '\'')
+            else {
+                return Err(self.error(
+                    offset + at,
+                    format!("attribute `{attr_name}`: value must be quoted"),
+                ));
             };
             let Some(close) = value_part[1..].find(quote) else {
-                return Err(self.error(offset + at, format!("attribute `{attr_name}`: unterminated value")));
+                return Err(self.error(
+                    offset + at,
+                    format!("attribute `{attr_name}`: unterminated value"),
+                ));
             };
             let value = &value_part[1..1 + close];
             let value_at = offset + at + name_len + eq.len() + 1;
@@ -366,9 +406,9 @@ impl Builder<'_> {
             }
             self.quotes[usize::from(quote == '\'')] += 1;
             element.attrs.push(Attribute {
-                lead: lead.to_string(),
+                lead: (lead != " ").then(|| lead.into()),
                 name: attr_name.to_string(),
-                eq: eq.to_string(),
+                eq: (eq != "=").then(|| eq.into()),
                 quote,
                 raw_value: value.to_string(),
             });
@@ -402,13 +442,20 @@ impl Builder<'_> {
             let (line, _) = super::line_column(self.input, self.base + open.offset);
             return Err(self.error(
                 end,
-                format!("unexpected end of input: <{}> opened at line {line} is not closed", open.element.name),
+                format!(
+                    "unexpected end of input: <{}> opened at line {line} is not closed",
+                    open.element.name
+                ),
             ));
         }
         let Some(mut root) = self.root.take() else {
             return Err(self.error(end, "no root element"));
         };
-        let quote = if self.quotes[1] > self.quotes[0] { '\'' } else { '"' };
+        let quote = if self.quotes[1] > self.quotes[0] {
+            '\''
+        } else {
+            '"'
+        };
         let unit = self
             .steps
             .iter()

@@ -64,7 +64,11 @@ pub fn split_documents(input: &str) -> Vec<Segment<'_>> {
         let line_end = input[pos..].find('\n').map_or(input.len(), |i| pos + i + 1);
         let line = &input[pos..line_end];
         let candidate = line.trim_start().starts_with('<');
-        let doc_end = if candidate { document_end(&input[pos..]) } else { None };
+        let doc_end = if candidate {
+            document_end(&input[pos..])
+        } else {
+            None
+        };
         match doc_end {
             Some(len) => {
                 if let Some(s) = other_start.take() {
@@ -156,7 +160,10 @@ mod tests {
         let input = "<?xml version=\"1.0\"?>\n<!-- hi -->\n<a/>\n<b>\n</b>";
         let parts = split_documents(input);
         assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].text(), "<?xml version=\"1.0\"?>\n<!-- hi -->\n<a/>\n");
+        assert_eq!(
+            parts[0].text(),
+            "<?xml version=\"1.0\"?>\n<!-- hi -->\n<a/>\n"
+        );
         assert_eq!(parts[1].text(), "<b>\n</b>");
     }
 

@@ -81,9 +81,11 @@ pub(crate) fn is_blank(s: &str) -> bool {
 /// raw (escaped) value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
-    pub(crate) lead: String,
+    /// `None` for the usual single space.
+    pub(crate) lead: Option<Box<str>>,
     pub(crate) name: String,
-    pub(crate) eq: String,
+    /// `None` for a plain `=`.
+    pub(crate) eq: Option<Box<str>>,
     pub(crate) quote: char,
     pub(crate) raw_value: String,
 }
@@ -120,9 +122,9 @@ impl Attribute {
     }
 
     fn write(&self, out: &mut String) {
-        out.push_str(&self.lead);
+        out.push_str(self.lead.as_deref().unwrap_or(" "));
         out.push_str(&self.name);
-        out.push_str(&self.eq);
+        out.push_str(self.eq.as_deref().unwrap_or("="));
         out.push(self.quote);
         out.push_str(&self.raw_value);
         out.push(self.quote);
@@ -234,7 +236,10 @@ impl Element {
 
     /// The value of an attribute (by qualified name), unescaped.
     pub fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.attrs.iter().find(|a| a.name == name).map(Attribute::value)
+        self.attrs
+            .iter()
+            .find(|a| a.name == name)
+            .map(Attribute::value)
     }
 
     /// True when the attribute is present.
@@ -250,14 +255,11 @@ impl Element {
                 a.raw_value = escape_attr(value, a.quote).into_owned();
             }
         } else {
-            let lead = self
-                .attrs
-                .last()
-                .map_or_else(|| " ".to_string(), |a| a.lead.clone());
+            let lead = self.attrs.last().and_then(|a| a.lead.clone());
             self.attrs.push(Attribute {
                 lead,
                 name: name.to_string(),
-                eq: "=".to_string(),
+                eq: None,
                 quote: self.quote,
                 raw_value: escape_attr(value, self.quote).into_owned(),
             });
@@ -395,7 +397,8 @@ impl Element {
         }
         self.children.clear();
         if !text.is_empty() {
-            self.children.push(Node::Text(escape_text(text).into_owned()));
+            self.children
+                .push(Node::Text(escape_text(text).into_owned()));
         }
         self.open_tag();
     }
@@ -502,7 +505,10 @@ impl Element {
     /// Appends a child element after the last child element (before trailing
     /// whitespace and comments), indented like its siblings.
     pub fn append_child(&mut self, child: Element) -> &mut Element {
-        let last = self.children.iter().rposition(|n| matches!(n, Node::Element(_)));
+        let last = self
+            .children
+            .iter()
+            .rposition(|n| matches!(n, Node::Element(_)));
         let at = match last {
             Some(l) => Position::After(l),
             None => Position::Append,
@@ -519,30 +525,34 @@ impl Element {
         }
     }
 
-    /// Inserts a child element at the place `order` gives it: after the last sibling
-    /// that comes before it (or has the same name), else before the first sibling
-    /// that comes after it. Names missing from `order` are appended at the end.
+    /// Inserts a child element at the place `order` gives it: right after its closest
+    /// predecessor in `order` that is present (the last of them, so a new `<disk>`
+    /// follows the existing disks), else right before its closest successor. Names
+    /// missing from `order` are appended at the end.
     pub fn insert_child_ordered(&mut self, child: Element, order: &[&str]) -> &mut Element {
         let rank = |name: &str| order.iter().position(|o| *o == name);
         let Some(k) = rank(&child.name) else {
             return self.append_child(child);
         };
-        let mut after = None;
-        let mut before = None;
+        // (rank, node index) of the best predecessor and successor
+        let mut after: Option<(usize, usize)> = None;
+        let mut before: Option<(usize, usize)> = None;
         for (i, n) in self.children.iter().enumerate() {
             if let Node::Element(e) = n
                 && let Some(r) = rank(&e.name)
             {
                 if r <= k {
-                    after = Some(i);
-                } else if before.is_none() {
-                    before = Some(i);
+                    if after.is_none_or(|(ar, _)| r >= ar) {
+                        after = Some((r, i));
+                    }
+                } else if before.is_none_or(|(br, _)| r < br) {
+                    before = Some((r, i));
                 }
             }
         }
         match (after, before) {
-            (Some(a), _) => self.insert_at(Position::After(a), child),
-            (None, Some(b)) => self.insert_at(Position::Before(b), child),
+            (Some((_, a)), _) => self.insert_at(Position::After(a), child),
+            (None, Some((_, b))) => self.insert_at(Position::Before(b), child),
             (None, None) => self.append_child(child),
         }
     }
@@ -668,7 +678,9 @@ impl Element {
         if mixed {
             return None;
         }
-        self.indent.as_ref().map(|i| format!("{i}{}", self.unit_str()))
+        self.indent
+            .as_ref()
+            .map(|i| format!("{i}{}", self.unit_str()))
     }
 
     fn insert_at(&mut self, at: Position, mut child: Element) -> &mut Element {
@@ -677,11 +689,15 @@ impl Element {
             Position::Append => None,
         };
         let indent = self.child_indent(near);
-        child.adopt(self);
-        if child.fresh {
-            child.format_fresh(indent.clone(), self.unit, self.quote);
-        } else if child.indent.is_none() {
-            child.indent.clone_from(&indent);
+        if !self.fresh {
+            // placed in a tree: lay the new subtree out (a subtree still being built is
+            // laid out when it is placed)
+            child.adopt(self);
+            if child.fresh {
+                child.format_fresh(indent.clone(), self.unit, self.quote);
+            } else if child.indent.is_none() {
+                child.indent.clone_from(&indent);
+            }
         }
         self.open_tag();
         let ws = indent.as_ref().map(|i| Node::Text(format!("\n{i}")));
@@ -715,7 +731,8 @@ impl Element {
 
     /// True when element `i` is preceded or followed by line-breaking whitespace.
     fn pretty_after(&self, i: usize) -> bool {
-        let ws = |n: Option<&Node>| matches!(n, Some(Node::Text(t)) if is_blank(t) && t.contains('\n'));
+        let ws =
+            |n: Option<&Node>| matches!(n, Some(Node::Text(t)) if is_blank(t) && t.contains('\n'));
         ws(i.checked_sub(1).and_then(|j| self.children.get(j))) || ws(self.children.get(i + 1))
     }
 
@@ -728,7 +745,9 @@ impl Element {
         };
         if i > 0 && self.children[i - 1].is_whitespace() {
             self.children.remove(i - 1);
-        } else if i == 0 && self.children.first().is_some_and(Node::is_whitespace) && self.children.len() > 1
+        } else if i == 0
+            && self.children.first().is_some_and(Node::is_whitespace)
+            && self.children.len() > 1
         {
             // the first child: drop the whitespace that preceded the next sibling
             // only when the content would otherwise start without a line break
@@ -747,7 +766,7 @@ impl Element {
     /// Resolves the namespace of a newly inserted subtree from its own declarations
     /// and those visible on its new parent.
     fn adopt(&mut self, parent: &Element) {
-        if self.namespace.is_some() || !self.fresh {
+        if !self.fresh {
             return;
         }
         let mut bindings: Vec<(String, Arc<str>)> = Vec::new();
@@ -807,7 +826,11 @@ impl Element {
                 Node::Element(mut e) => {
                     if e.fresh {
                         e.format_fresh(
-                            if only_elements { child_indent.clone() } else { None },
+                            if only_elements {
+                                child_indent.clone()
+                            } else {
+                                None
+                            },
                             unit,
                             quote,
                         );
