@@ -59,25 +59,34 @@ exec 9>"$out/.lock"
 flock 9
 
 # --- which packages --------------------------------------------------------------------
-candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'; }
-
+# One apt-cache call (each one reloads the package lists for ~1 s: this image disables
+# apt's binary cache). The metapackage's candidate depends on the exact kernel version:
+#   Package: linux-image-amd64 / Depends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)
 kpkg=${VIREO_GUEST_KERNEL_PKG:-}
-if [ -z "$kpkg" ]; then
-  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '$1 ~ /Depends:/ && $2 ~ /^linux-image-[0-9].*-amd64$/ {print $2; exit}') || true
-fi
+info=$(apt-cache show --no-all-versions "${kpkg:-linux-image-amd64}" busybox-static 2>/dev/null || true)
+field() { # package field -> value from $info
+  printf '%s\n' "$info" | awk -v p="$1" -v f="$2:" '
+    /^Package:/ {cur = $2}
+    cur == p && $1 == f {sub(/^[^:]*: */, ""); print; exit}'
+}
 kver=
-bbver=
-[ -n "$kpkg" ] && kver=$(candidate "$kpkg")
-bbver=$(candidate busybox-static)
+if [ -z "$kpkg" ]; then
+  dep=$(field linux-image-amd64 Depends | tr ',' '\n' | grep -Eo 'linux-image-[0-9][^ ]*-amd64 \(= [^)]*\)' | sed -n 1p || true)
+  kpkg=${dep%% *}
+  kver=${dep##*= }
+  kver=${kver%)}
+else
+  kver=$(field "$kpkg" Version)
+fi
+bbver=$(field busybox-static Version)
 recipe=$(cat "${BASH_SOURCE[0]}" "$here/init" | sha256sum | cut -d' ' -f1)
 
-if [ -z "$kpkg" ] || [ -z "$kver" ] || [ "$kver" = "(none)" ] || [ -z "$bbver" ] || [ "$bbver" = "(none)" ]; then
+if [ -z "$kpkg" ] || [ -z "$kver" ] || [ -z "$bbver" ]; then
   if [ -s "$out/stamp" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.cpio.gz" ]; then
     log "warning: apt cannot resolve the guest packages (no package lists?); reusing the existing build"
     exit 0
   fi
-  die "cannot resolve the kernel (linux-image-amd64 -> '${kpkg:-?}' '${kver:-?}') or busybox-static ('${bbver:-?}') with apt-cache; run 'apt-get update' first"
+  die "cannot resolve the kernel ('${kpkg:-linux-image-amd64 -> ?}' version '${kver:-?}') or busybox-static ('${bbver:-?}') with apt-cache; run 'apt-get update' first"
 fi
 
 stamp="kernel=$kpkg $kver
@@ -92,6 +101,8 @@ fi
 
 log "building in $out: $kpkg $kver, busybox-static $bbver"
 start=$(date +%s)
+# Until the new stamp is written at the very end, the outputs count as stale.
+rm -f "$out/stamp"
 
 # --- download --------------------------------------------------------------------------
 debs="$out/debs"
@@ -220,16 +231,17 @@ extract_vmlinux() { # bzImage -> ELF vmlinux on stdout (like the kernel's script
     return 0
   done
 }
-rm -f "$out/vmlinux"
 if grep -q '^CONFIG_PVH=y' "$config"; then
   extract_vmlinux "$vmlinuz" >"$work/vmlinux"
   if [ "$(head -c 4 "$work/vmlinux" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
     chmod 0644 "$work/vmlinux"
     mv -f "$work/vmlinux" "$out/vmlinux"
   else
+    rm -f "$out/vmlinux"
     log "note: could not extract an uncompressed vmlinux; domains will boot the slower bzImage"
   fi
 else
+  rm -f "$out/vmlinux"
   log "note: kernel has no CONFIG_PVH, domains will boot the bzImage"
 fi
 
@@ -239,4 +251,5 @@ mv -f "$work/vmlinuz" "$out/vmlinuz"
 mv -f "$work/initrd.cpio.gz" "$out/initrd.cpio.gz"
 cp "$config" "$out/kernel-config"
 printf '%s\n' "$stamp" >"$out/stamp"
-log "built $out/vmlinuz ($(du -h "$out/vmlinuz" | cut -f1)), vmlinux ($(du -h "$out/vmlinux" 2>/dev/null | cut -f1)) and $out/initrd.cpio.gz ($(du -h "$out/initrd.cpio.gz" | cut -f1)) in $(($(date +%s) - start))s"
+size() { du -h --apparent-size "$1" 2>/dev/null | cut -f1; }
+log "built in $(($(date +%s) - start))s: $out/{vmlinuz ($(size "$out/vmlinuz")), vmlinux ($(size "$out/vmlinux")), initrd.cpio.gz ($(size "$out/initrd.cpio.gz"))}"

@@ -21,7 +21,7 @@
 # Environment:
 #   VIREO_TEST_STATE          state dir (default /tmp/vireo-test-daemons): pids, configs, logs
 #   VIREO_TEST_START_TIMEOUT  seconds to wait for qemu:///system to answer (default 30)
-#   VIREO_TEST_STOP_TIMEOUT   seconds between TERM and KILL (default 10)
+#   VIREO_TEST_STOP_TIMEOUT   seconds between TERM and KILL (default 5; see below)
 #   VIREO_TEST_LOG_LEVEL      libvirt log level for the daemon logs, 1 (debug) .. 4 (default 3)
 #
 # Exit codes: 0 ok, 1 failure, 2 usage / not root, 3 restart refused (daemon not ours).
@@ -38,7 +38,12 @@ set -euo pipefail
 STATE=${VIREO_TEST_STATE:-/tmp/vireo-test-daemons}
 URI=qemu:///system
 START_TIMEOUT=${VIREO_TEST_START_TIMEOUT:-30}
-STOP_TIMEOUT=${VIREO_TEST_STOP_TIMEOUT:-10}
+# libvirtd 11.3 sometimes never exits after SIGTERM: its shutdown thread joins the nodedev
+# "udev-event" thread while holding the lock that thread needs to wake up (seen with gdb:
+# virStateShutdownWait -> pthread_join vs. virCondWait relocking). A clean shutdown takes
+# well under a second, and libvirt is built to survive SIGKILL (domain state is on disk,
+# QEMU keeps running), so the KILL fallback comes soon.
+STOP_TIMEOUT=${VIREO_TEST_STOP_TIMEOUT:-5}
 LOG_LEVEL=${VIREO_TEST_LOG_LEVEL:-3}
 LIBVIRTD=${LIBVIRTD:-/usr/sbin/libvirtd}
 VIRTLOGD=${VIRTLOGD:-/usr/sbin/virtlogd}
@@ -51,7 +56,7 @@ log() { printf '[libvirtd.sh] %s\n' "$*" >&2; }
 die() { printf '[libvirtd.sh] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '3,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -149,11 +154,13 @@ prepare_runtime() {
   command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: install qemu-system-x86"
   getent passwd libvirt-qemu >/dev/null ||
     die "user libvirt-qemu missing (created by the libvirt-daemon-system package's postinst)"
-  # Normally made by systemd-tmpfiles / the packages; a container may lack them.
+  # Normally made by systemd-tmpfiles / the packages; a container may lack them (/run is
+  # empty after a restart of the container). Existing directories are left as they are.
   mkdir -p /run/libvirt /run/libvirt/network /var/log/libvirt/qemu /var/cache/libvirt/qemu \
-    /var/lib/libvirt/qemu /var/lib/libvirt/images /var/lib/libvirt/boot
-  chown libvirt-qemu: /var/lib/libvirt/qemu 2>/dev/null || true
-  chmod 0751 /var/lib/libvirt/qemu 2>/dev/null || true
+    /var/lib/libvirt/images /var/lib/libvirt/boot
+  if [ ! -d /var/lib/libvirt/qemu ]; then
+    install -d -m 0750 -o libvirt-qemu -g libvirt-qemu /var/lib/libvirt/qemu
+  fi
   if [ ! -e "$NET_AUTOSTART_MARKER" ]; then
     : >"$NET_AUTOSTART_MARKER"
     echo "$NET_AUTOSTART_MARKER" >"$STATE/created-marker"
@@ -215,21 +222,27 @@ cmd_start() {
   local pid
   if owned; then
     pid=$(read_pid "$STATE/libvirtd.pid")
-    if is_prog "$pid" "$LIBVIRTD" && alive "$pid" && answers; then
-      log "already running (ours, libvirtd $pid)"
-      return 0
+    if is_prog "$pid" "$LIBVIRTD" && alive "$pid"; then
+      if answers; then
+        log "already running (ours, libvirtd $pid)"
+        return 0
+      fi
+      die "our libvirtd ($pid) is running but does not answer on $URI (logs in $STATE); try restart"
     fi
+    # Stale state: our libvirtd is gone. Start over, without leaking our virtlogd.
+    log "our libvirtd ${pid:+($pid) }is gone; starting again"
+    pid=$(read_pid "$STATE/virtlogd.pid")
+    [ -n "$pid" ] && kill_pid "$pid" "$VIRTLOGD" term
+    rm -f "$STATE/owner" "$STATE/virtlogd.pid" "$STATE/libvirtd.pid"
   fi
-  if [ ! -s "$STATE/owner" ] || ! owned; then
-    if answers; then
-      echo reused >"$STATE/owner"
-      log "reusing the libvirtd that already answers on $URI (not ours: stop/restart will not touch it)"
-      return 0
-    fi
-    pid=$(same_ns_pids libvirtd | sed -n 1p)
-    if [ -n "$pid" ]; then
-      die "a libvirtd (pid $pid) is running but does not answer on $URI; it is not ours, stop it first"
-    fi
+  if answers; then
+    echo reused >"$STATE/owner"
+    log "reusing the libvirtd that already answers on $URI (not ours: stop/restart will not touch it)"
+    return 0
+  fi
+  pid=$(same_ns_pids libvirtd | sed -n 1p)
+  if [ -n "$pid" ]; then
+    die "a libvirtd (pid $pid) is running but does not answer on $URI; it is not ours, stop it first"
   fi
   prepare_runtime
   write_configs
@@ -241,7 +254,7 @@ cmd_start() {
 cmd_stop() {
   require_root
   local keep=0 pid
-  [ "${1:-}" = --keep-domains ] && keep=1
+  case ${1:-} in --keep-domains) keep=1 ;; '') ;; *) usage ;; esac
   if [ ! -d "$STATE" ] || [ ! -s "$STATE/owner" ]; then
     log "nothing to stop (no state in $STATE)"
     return 0
@@ -267,7 +280,7 @@ cmd_stop() {
 cmd_restart() {
   require_root
   local graceful=0 pid t0
-  [ "${1:-}" = --graceful ] && graceful=1
+  case ${1:-} in --graceful) graceful=1 ;; '') ;; *) usage ;; esac
   if ! owned; then
     if [ -s "$STATE/owner" ]; then
       echo "[libvirtd.sh] refusing to restart: the libvirtd on $URI was not started by this script (it was reused; state: $STATE)" >&2

@@ -41,7 +41,7 @@ dump_logs() {
     say "serial log ($serial):"
     tail -n 40 "$serial" | sed 's/^/    /'
   fi
-  if [ -f "/var/log/libvirt/qemu/$NAME.log" ]; then
+  if [ -n "$serial" ] && [ -f "/var/log/libvirt/qemu/$NAME.log" ]; then
     say "QEMU log (/var/log/libvirt/qemu/$NAME.log):"
     tail -n 15 "/var/log/libvirt/qemu/$NAME.log" | sed 's/^/    /'
   fi
@@ -168,11 +168,14 @@ t=$(now)
 v managedsave "$NAME" >/dev/null || fail "virsh managedsave"
 save_time=$(since "$t")
 [ "$(state)" = "shut off" ] || fail "after managedsave the domain is '$(state)'"
-v dominfo "$NAME" | grep -Eq '^Managed save: +yes' || fail "no managed save image after managedsave"
+# (Output captured first: with pipefail, `virsh | grep -q` fails when grep exits early.)
+info=$(v dominfo "$NAME") || fail "virsh dominfo"
+grep -Eq '^Managed save: +yes' <<<"$info" || fail "no managed save image after managedsave"
 t=$(now)
 v start "$NAME" >/dev/null || fail "virsh start (restore)"
 restore_time=$(since "$t")
-v domstate "$NAME" --reason | grep -q 'running (restored)' || fail "domain not 'running (restored)': $(v domstate "$NAME" --reason)"
+reason=$(v domstate "$NAME" --reason) || fail "virsh domstate"
+grep -q 'running (restored)' <<<"$reason" || fail "domain not 'running (restored)': $reason"
 # The restored guest must be alive, not just a running QEMU: it echoes a key press.
 before=$(count 'VIREO-GUEST: input .*type=EV_KEY code=30 value=1')
 v send-key "$NAME" KEY_A >/dev/null || fail "virsh send-key"

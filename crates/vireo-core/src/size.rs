@@ -90,7 +90,8 @@ impl Size {
                 let digits: u64 = fraction.parse().map_err(|_| not_a_number())?;
                 let scale = 10u64.pow(fraction.len() as u32);
                 let whole_bytes = whole.checked_mul(multiplier).ok_or_else(too_large)?;
-                let fraction_bytes = u128::from(digits) * u128::from(multiplier) / u128::from(scale);
+                let fraction_bytes =
+                    u128::from(digits) * u128::from(multiplier) / u128::from(scale);
                 whole_bytes
                     .checked_add(u64::try_from(fraction_bytes).map_err(|_| too_large())?)
                     .ok_or_else(too_large)?
@@ -144,9 +145,18 @@ mod tests {
     fn rejects_garbage() {
         assert_eq!(Size::parse(""), Err(SizeError::Empty));
         assert!(matches!(Size::parse("GiB"), Err(SizeError::NotANumber(_))));
-        assert!(matches!(Size::parse("4 parsecs"), Err(SizeError::UnknownUnit(_))));
-        assert!(matches!(Size::parse("1.2.3G"), Err(SizeError::NotANumber(_))));
-        assert!(matches!(Size::parse("99999999999TiB"), Err(SizeError::TooLarge(_))));
+        assert!(matches!(
+            Size::parse("4 parsecs"),
+            Err(SizeError::UnknownUnit(_))
+        ));
+        assert!(matches!(
+            Size::parse("1.2.3G"),
+            Err(SizeError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Size::parse("99999999999TiB"),
+            Err(SizeError::TooLarge(_))
+        ));
     }
 
     #[test]

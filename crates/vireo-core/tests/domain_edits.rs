@@ -56,7 +56,7 @@ fn revert_child(out: &mut Element, input: &Element, name: &str) {
                 .iter_mut()
                 .find(|n| matches!(n, Node::Element(e) if e.name() == name))
                 .unwrap_or_else(|| panic!("<{name}> disappeared"));
-            *slot = Node::Element(orig.clone());
+            *slot = Node::Element(Box::new(orig.clone()));
         }
         None => {
             out.remove_child(name);

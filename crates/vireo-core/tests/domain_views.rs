@@ -906,3 +906,10 @@ fn new_domain_and_errors() {
     assert_eq!(roundtrip(WIN11).unwrap(), WIN11);
     assert!(roundtrip("<a><b></a>").is_err());
 }
+
+#[test]
+fn domain_crosses_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Domain>();
+    assert_send_sync::<vireo_core::xml::Document>();
+}

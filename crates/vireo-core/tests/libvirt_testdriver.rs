@@ -437,3 +437,16 @@ async fn connection_failures_are_reported() {
     assert_eq!(client.list_domains().await, Err(Error::ConnectionLost));
     assert!(t.elapsed() < Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn requests_made_while_connecting_wait_for_the_connection() {
+    let client = Client::open(URI, options());
+    let list = client.list_domains();
+    let lookup = client.lookup("test");
+    assert!(list.await.unwrap().iter().any(|d| d.name == "test"));
+    assert_eq!(lookup.await.unwrap().name, "test");
+    assert_eq!(client.connection_state(), ConnectionState::Connected);
+    // The free function does the same as `Client::connect`.
+    let again = vireo_core::libvirt::connect(URI, options()).await.unwrap();
+    assert_eq!(again.uri(), URI);
+}

@@ -94,7 +94,10 @@ mod tests {
         let root = HostRoot::system();
         assert!(matches!(
             handle(&root, Ok(Request::new(Intent::Hello))),
-            Reply::Hello { protocol: PROTOCOL_VERSION, .. }
+            Reply::Hello {
+                protocol: PROTOCOL_VERSION,
+                ..
+            }
         ));
         let old = Request {
             protocol: 0,

@@ -69,7 +69,13 @@ mod tests {
             root.path("/sys/kernel/iommu_groups"),
             PathBuf::from("/tmp/fake/sys/kernel/iommu_groups")
         );
-        assert_eq!(root.path("/etc/../etc/default/grub"), PathBuf::from("/tmp/fake/etc/etc/default/grub"));
-        assert_eq!(HostRoot::system().path("/proc/cmdline"), PathBuf::from("/proc/cmdline"));
+        assert_eq!(
+            root.path("/etc/../etc/default/grub"),
+            PathBuf::from("/tmp/fake/etc/etc/default/grub")
+        );
+        assert_eq!(
+            HostRoot::system().path("/proc/cmdline"),
+            PathBuf::from("/proc/cmdline")
+        );
     }
 }

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use vireo_core::virt_type::VirtType;
 
 #[derive(Debug, Parser)]
-#[command(name = "vireoctl", version, about = "Manage libvirt virtual machines from the command line")]
+#[command(
+    name = "vireoctl",
+    version,
+    about = "Manage libvirt virtual machines from the command line"
+)]
 pub struct Cli {
     /// libvirt connection URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system as root
     /// and qemu:///session otherwise)

@@ -45,10 +45,18 @@ fn exit_codes_follow_the_convention() {
     assert!(text(&missing.stderr).contains("no-such-vm"));
 
     let running = vireoctl(&["--connect", "test:///default", "undefine", "test"]);
-    assert_eq!(running.status.code(), Some(3), "undefining a running VM is refused");
+    assert_eq!(
+        running.status.code(),
+        Some(3),
+        "undefining a running VM is refused"
+    );
     assert!(text(&running.stderr).contains("running"));
 
-    let unreachable = vireoctl(&["--connect", "qemu+unix:///system?socket=/nonexistent", "list"]);
+    let unreachable = vireoctl(&[
+        "--connect",
+        "qemu+unix:///system?socket=/nonexistent",
+        "list",
+    ]);
     assert_eq!(unreachable.status.code(), Some(1));
     assert!(!text(&unreachable.stderr).is_empty());
 }
@@ -64,7 +72,11 @@ fn lifecycle_commands_on_the_test_driver() {
     ] {
         let out = vireoctl(&["--connect", "test:///default", cmd, "test"]);
         assert!(out.status.success(), "{cmd}: {}", text(&out.stderr));
-        assert!(text(&out.stdout).contains(word), "{cmd}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains(word),
+            "{cmd}: {}",
+            text(&out.stdout)
+        );
     }
     let by_uuid = vireoctl(&[
         "--connect",
@@ -100,7 +112,12 @@ fn xml_roundtrip_over_the_corpus() {
             continue;
         }
         let out = vireoctl(&["xml", "roundtrip", path.to_str().expect("utf-8 path")]);
-        assert!(out.status.success(), "{}: {}", path.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
         assert_eq!(text(&out.stdout), input, "{}", path.display());
         checked += 1;
     }
@@ -112,7 +129,11 @@ fn xml_roundtrip_reports_where_xml_is_broken() {
     let dir = std::env::temp_dir().join(format!("vireoctl-broken-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("broken.xml");
-    std::fs::write(&file, "<domain>\n  <name>x</name>\n  <memory>1</mem>\n</domain>\n").expect("write");
+    std::fs::write(
+        &file,
+        "<domain>\n  <name>x</name>\n  <memory>1</mem>\n</domain>\n",
+    )
+    .expect("write");
     let out = vireoctl(&["xml", "roundtrip", file.to_str().expect("utf-8 path")]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(1));
@@ -248,7 +269,11 @@ fn manages_a_real_guest_on_libvirtd() {
     assert_eq!(domain_json(name)["state"], "running");
 
     let out = vireoctl(&["--connect", SYSTEM, "undefine", name]);
-    assert_eq!(out.status.code(), Some(3), "running VM must not be undefined");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "running VM must not be undefined"
+    );
 
     let out = vireoctl(&["--connect", SYSTEM, "save", name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -267,7 +292,11 @@ fn manages_a_real_guest_on_libvirtd() {
         .unwrap_or_default()
         .contains("VIREO-GUEST: booted")
     {
-        assert!(Instant::now() < deadline, "guest did not boot: {}", log.display());
+        assert!(
+            Instant::now() < deadline,
+            "guest did not boot: {}",
+            log.display()
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     let out = vireoctl(&["--connect", SYSTEM, "shutdown", name]);

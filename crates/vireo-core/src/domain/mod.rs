@@ -27,10 +27,10 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub use clock::{Clock, ClockMut, Timer};
-pub use cpu::{Cpu, CpuFeature, CpuModel, CpuMut, Topology};
+pub use cpu::{CPU_ORDER, Cpu, CpuFeature, CpuModel, CpuMut, Topology};
 pub use devices::*;
-pub use features::{Features, FeaturesMut, Hyperv};
-pub use os::{BootMenu, FirmwareFeature, Loader, Nvram, Os, OsMut};
+pub use features::{FEATURES_ORDER, Features, FeaturesMut, HYPERV_ORDER, Hyperv};
+pub use os::{BootMenu, FirmwareFeature, Loader, Nvram, OS_ORDER, Os, OsMut};
 
 use crate::xml::{Document, Element, XmlError};
 use util::{child_text, num_attr, num_text, set_child_text};

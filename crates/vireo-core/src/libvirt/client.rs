@@ -12,10 +12,12 @@ use virt::sys;
 
 use super::error::Error;
 use super::ops;
+use super::stats;
 use super::types::{
     ClientOptions, ConnectionState, DomainRef, DomainStats, DomainSummary, Event, UndefineOptions,
     UndefineReport, XmlFlags,
 };
+use super::undefine;
 use super::worker::{self, OwnerMsg, Request, Shared};
 use crate::virt_type::{self, ResolvedVirtType, VirtType};
 
@@ -306,7 +308,7 @@ impl Client {
         options: UndefineOptions,
     ) -> Reply<UndefineReport> {
         self.domain_request(domain, false, move |conn, dref| {
-            ops::undefine(conn, dref, options)
+            undefine::undefine(conn, dref, options)
         })
     }
 
@@ -317,7 +319,7 @@ impl Client {
         D: Into<DomainRef>,
     {
         let refs: Vec<DomainRef> = domains.into_iter().map(Into::into).collect();
-        self.request(false, move |conn| ops::stats(conn, &refs))
+        self.request(false, move |conn| stats::stats(conn, &refs))
     }
 
     /// The host capabilities XML (`virConnectGetCapabilities`).

@@ -102,8 +102,13 @@ pub(crate) fn register_domain_events(
             // SAFETY: registration failed, so libvirt did not keep `sink` and will never call
             // `free_sink` for it: it is still ours to free, exactly once, here.
             drop(unsafe { Box::from_raw(sink) });
-            deregister_domain_events(conn, &mut regs);
-            return Err(err);
+            if event_id == sys::VIR_DOMAIN_EVENT_ID_LIFECYCLE {
+                deregister_domain_events(conn, &mut regs);
+                return Err(err);
+            }
+            // An older daemon may lack the device or job events: lifecycle is what matters.
+            log::warn!("domain event {event_id} not available: {err}");
+            continue;
         }
         regs.ids.push(id);
     }

@@ -25,7 +25,9 @@ mod client;
 mod error;
 mod ffi;
 mod ops;
+mod stats;
 mod types;
+mod undefine;
 mod worker;
 pub(crate) mod xmltree;
 
@@ -36,6 +38,11 @@ pub use types::{
     LifecycleKind, StorageNotRemoved, UndefineOptions, UndefineReport, UnknownDomainState,
     XmlFlags,
 };
+
+/// Opens a connection and waits for the first attempt; see [`Client::connect`].
+pub async fn connect(uri: &str, options: ClientOptions) -> Result<Client, Error> {
+    Client::connect(uri, options).await
+}
 
 /// The URI to use when none is given: `LIBVIRT_DEFAULT_URI` if set and not empty, else
 /// `qemu:///system` for root and `qemu:///session` for everyone else.

@@ -150,12 +150,15 @@ pub(crate) fn spawn_owner(
     thread::Builder::new()
         .name(name)
         .spawn(move || {
+            let delay = shared.options.reconnect_initial;
             Owner {
                 shared,
                 tx,
                 conn: None,
                 generation: 0,
                 first_open,
+                attempt: 0,
+                delay,
             }
             .run(rx)
         })
@@ -182,15 +185,19 @@ struct Owner {
     /// ignored.
     generation: u64,
     first_open: Option<oneshot::Sender<Result<(), Error>>>,
+    /// Reconnection attempts since the connection was lost (0 while connected).
+    attempt: u32,
+    /// Delay before the next attempt.
+    delay: Duration,
 }
 
 impl Owner {
     fn run(mut self, rx: mpsc::Receiver<OwnerMsg>) {
-        let opts = self.shared.options.clone();
-        let mut attempt: u32 = 0;
-        let mut delay = opts.reconnect_initial;
-        // When disconnected: when to try next. When connected: when to resync.
-        let mut deadline = Some(Instant::now());
+        // The first attempt comes before any request is served, so that requests made
+        // while connecting wait for it instead of failing.
+        // When disconnected, `deadline` is the next attempt; when connected, the next
+        // resync (`None`: none planned).
+        let mut deadline = self.attempt_open();
         loop {
             let msg = match deadline {
                 Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
@@ -216,58 +223,65 @@ impl Owner {
                             .as_ref()
                             .is_some_and(|l| !l.conn.is_alive().unwrap_or(false));
                     if dead {
-                        self.lost("the connection stopped working".to_owned());
-                        attempt = 0;
-                        delay = opts.reconnect_initial;
-                        deadline = Some(self.schedule_retry(&mut attempt, &mut delay));
+                        deadline = Some(self.lost("the connection stopped working".to_owned()));
                     }
                 }
                 Some(OwnerMsg::Closed { generation, reason }) => {
                     if generation == self.generation && self.conn.is_some() {
-                        self.lost(reason);
-                        attempt = 0;
-                        delay = opts.reconnect_initial;
-                        deadline = Some(self.schedule_retry(&mut attempt, &mut delay));
+                        deadline = Some(self.lost(reason));
                     }
                 }
                 None if self.conn.is_some() => {
-                    // Periodic resync.
+                    // The slow periodic resync: a safety net for changes that produce no
+                    // event (see `ClientOptions::resync_interval`).
                     self.resync();
-                    deadline = opts.resync_interval.map(|i| Instant::now() + i);
+                    deadline = self.next_resync();
                 }
-                None => match self.try_open() {
-                    Ok(()) => {
-                        attempt = 0;
-                        delay = opts.reconnect_initial;
-                        deadline = opts.resync_interval.map(|i| Instant::now() + i);
-                    }
-                    Err(e) => {
-                        if let Some(first) = self.first_open.take() {
-                            // `connect()` reports the failure and drops the client.
-                            let _ = first.send(Err(e.clone()));
-                        }
-                        if attempt == 0 {
-                            self.shared.set_state(ConnectionState::Lost {
-                                reason: e.to_string(),
-                            });
-                        }
-                        deadline = Some(self.schedule_retry(&mut attempt, &mut delay));
-                    }
-                },
+                None => deadline = self.attempt_open(),
             }
         }
         self.close();
     }
 
+    fn next_resync(&self) -> Option<Instant> {
+        self.shared
+            .options
+            .resync_interval
+            .map(|i| Instant::now() + i)
+    }
+
+    /// One connection attempt; returns the next deadline (resync or retry).
+    fn attempt_open(&mut self) -> Option<Instant> {
+        match self.try_open() {
+            Ok(()) => {
+                self.attempt = 0;
+                self.delay = self.shared.options.reconnect_initial;
+                self.next_resync()
+            }
+            Err(e) => {
+                if let Some(first) = self.first_open.take() {
+                    // `connect()` reports the failure and drops the client.
+                    let _ = first.send(Err(e.clone()));
+                }
+                if self.attempt == 0 {
+                    self.shared.set_state(ConnectionState::Lost {
+                        reason: e.to_string(),
+                    });
+                }
+                Some(self.schedule_retry())
+            }
+        }
+    }
+
     /// Announces the next attempt and returns when it is due.
-    fn schedule_retry(&self, attempt: &mut u32, delay: &mut Duration) -> Instant {
-        *attempt += 1;
-        let retry_in = *delay;
+    fn schedule_retry(&mut self) -> Instant {
+        self.attempt += 1;
+        let retry_in = self.delay;
         self.shared.set_state(ConnectionState::Reconnecting {
-            attempt: *attempt,
+            attempt: self.attempt,
             retry_in,
         });
-        *delay = (*delay * 2).min(self.shared.options.reconnect_max);
+        self.delay = (self.delay * 2).min(self.shared.options.reconnect_max);
         Instant::now() + retry_in
     }
 
@@ -309,9 +323,13 @@ impl Owner {
         }
     }
 
-    fn lost(&mut self, reason: String) {
+    /// Reports the loss and returns when to try again.
+    fn lost(&mut self, reason: String) -> Instant {
         self.close();
         self.shared.set_state(ConnectionState::Lost { reason });
+        self.attempt = 0;
+        self.delay = self.shared.options.reconnect_initial;
+        self.schedule_retry()
     }
 
     /// Closes the current connection, if any, without reporting a loss.

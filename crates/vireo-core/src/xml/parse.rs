@@ -6,7 +6,6 @@
 //! `quick-xml` leaves to the caller: attribute syntax, duplicate attributes, entity
 //! references, a single root, nothing but comments and whitespace around it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use quick_xml::Reader;
@@ -14,7 +13,7 @@ use quick_xml::events::Event;
 
 use super::XmlError;
 use super::escape::resolve_reference;
-use super::tree::{Attribute, Document, Element, Node, is_blank};
+use super::tree::{Attribute, Document, Element, Indent, Node, is_blank};
 
 /// Deeper nesting is refused (libxml2 refuses at 256 levels by default).
 pub(crate) const MAX_DEPTH: usize = 1024;
@@ -39,7 +38,9 @@ struct Builder<'i> {
     epilog: Vec<Node>,
     entities: Vec<String>,
     quotes: [usize; 2],
-    steps: HashMap<String, usize>,
+    /// How often a child is indented one tab (index 0) or N spaces (index N) more than
+    /// its parent.
+    steps: [usize; 9],
 }
 
 pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
@@ -67,7 +68,7 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
         epilog: Vec::new(),
         entities: Vec::new(),
         quotes: [0, 0],
-        steps: HashMap::new(),
+        steps: [0; 9],
     };
     loop {
         let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
@@ -158,6 +159,20 @@ pub(crate) fn parse_document(input: &str) -> Result<Document, XmlError> {
     b.finish(body.len())
 }
 
+/// The number of leading XML whitespace bytes.
+fn ws_len(s: &str) -> usize {
+    s.bytes()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(s.len())
+}
+
+/// The byte offset of the first byte that is whitespace or one of `stops`.
+fn until(s: &str, stops: &[u8]) -> usize {
+    s.bytes()
+        .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r') || stops.contains(&b))
+        .unwrap_or(s.len())
+}
+
 fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
@@ -178,12 +193,12 @@ fn declared_entities(doctype: &str) -> Vec<String> {
 }
 
 /// The indentation of a line that starts right after `prev`.
-fn indent_after(prev: Option<&Node>) -> Option<String> {
+fn indent_after(prev: Option<&Node>) -> Option<Indent> {
     match prev {
         Some(Node::Text(t)) => {
             let i = t.rfind('\n')?;
             let tail = &t[i + 1..];
-            is_blank(tail).then(|| tail.to_string())
+            is_blank(tail).then(|| Indent::new(tail))
         }
         _ => None,
     }
@@ -232,19 +247,20 @@ impl Builder<'_> {
             None => self.prolog.last(),
         };
         element.indent = match prev {
-            None if self.stack.is_empty() && offset == 0 => Some(String::new()),
+            None if self.stack.is_empty() && offset == 0 => Some(Indent::Spaces(0)),
             prev => indent_after(prev),
         };
-        if let (Some(parent), Some(ci)) = (self.stack.last(), &element.indent)
-            && let Some(pi) = &parent.element.indent
-            && let Some(step) = ci.strip_prefix(pi.as_str())
-            && !step.is_empty()
+        if let (Some(parent), Some(ci)) = (self.stack.last(), element.indent())
+            && let Some(pi) = parent.element.indent()
+            && let Some(step) = ci.strip_prefix(pi)
         {
-            match self.steps.get_mut(step) {
-                Some(n) => *n += 1,
-                None => {
-                    self.steps.insert(step.to_string(), 1);
-                }
+            if step == "\t" {
+                self.steps[0] += 1;
+            } else if !step.is_empty()
+                && step.len() < self.steps.len()
+                && step.bytes().all(|b| b == b' ')
+            {
+                self.steps[step.len()] += 1;
             }
         }
         let mark = self.bindings.len();
@@ -295,7 +311,7 @@ impl Builder<'_> {
             open.element.end_tail = tail.to_string();
         }
         self.bindings.truncate(open.mark);
-        self.attach(Node::Element(open.element), offset)
+        self.attach(Node::Element(Box::new(open.element)), offset)
     }
 
     fn text(&mut self, raw: &str, offset: usize) -> Result<(), XmlError> {
@@ -334,7 +350,7 @@ impl Builder<'_> {
                 if self.root.is_some() {
                     return Err(self.error(offset, "extra content after the root element"));
                 }
-                self.root = Some(e);
+                self.root = Some(*e);
             }
             other if self.root.is_none() => self.prolog.push(other),
             other => self.epilog.push(other),
@@ -344,7 +360,7 @@ impl Builder<'_> {
 
     /// Splits a start tag into name, attributes and trailing whitespace.
     fn parse_tag(&mut self, inner: &str, offset: usize) -> Result<Element, XmlError> {
-        let name_end = inner.find(is_xml_space).unwrap_or(inner.len());
+        let name_end = until(inner, &[]);
         let name = &inner[..name_end];
         check_name(name).map_err(|m| self.error(offset, m))?;
         let mut element = Element::new(name);
@@ -353,7 +369,7 @@ impl Builder<'_> {
         let mut pos = name_end;
         loop {
             let rest = &inner[pos..];
-            let ws = rest.len() - rest.trim_start_matches(is_xml_space).len();
+            let ws = ws_len(rest);
             if ws == rest.len() {
                 element.tag_tail = rest.to_string();
                 break;
@@ -364,14 +380,12 @@ impl Builder<'_> {
             let lead = &rest[..ws];
             let at = pos + ws;
             let rest = &inner[at..];
-            let name_len = rest
-                .find(|c: char| is_xml_space(c) || c == '=' || c == '"' || c == '\'')
-                .unwrap_or(rest.len());
+            let name_len = until(rest, b"=\"'");
             let attr_name = &rest[..name_len];
             check_name(attr_name)
                 .map_err(|m| self.error(offset + at, format!("attribute: {m}")))?;
             let after_name = &rest[name_len..];
-            let eq_len = after_name.len() - after_name.trim_start_matches(is_xml_space).len();
+            let eq_len = ws_len(after_name);
             if !after_name[eq_len..].starts_with('=') {
                 return Err(self.error(
                     offset + at,
@@ -379,7 +393,7 @@ impl Builder<'_> {
                 ));
             }
             let after_eq = &after_name[eq_len + 1..];
-            let ws2 = after_eq.len() - after_eq.trim_start_matches(is_xml_space).len();
+            let ws2 = ws_len(after_eq);
             let eq = &after_name[..eq_len + 1 + ws2];
             let value_part = &after_eq[ws2..];
             let Some(quote) = value_part
@@ -456,17 +470,15 @@ impl Builder<'_> {
         } else {
             '"'
         };
-        let unit = self
-            .steps
-            .iter()
-            .max_by_key(|(s, n)| (**n, std::cmp::Reverse(s.len())))
-            .map_or(2, |(s, _)| {
-                if s.starts_with('\t') {
-                    0
-                } else {
-                    u8::try_from(s.len()).unwrap_or(2)
-                }
-            });
+        // the most frequent step (the smaller one on ties); two spaces by default
+        let mut unit = 2u8;
+        let mut best = 0;
+        for (i, &n) in self.steps.iter().enumerate() {
+            if n > best {
+                best = n;
+                unit = u8::try_from(i).unwrap_or(2);
+            }
+        }
         fill_style(&mut root, quote, unit);
         Ok(Document {
             bom: self.base > 0,

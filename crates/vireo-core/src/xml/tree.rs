@@ -10,8 +10,8 @@ use super::escape::{escape_attr, escape_text, unescape};
 /// A node in an element's content (or around the root of a document).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    /// A child element.
-    Element(Element),
+    /// A child element (boxed: nodes stay small, so large child lists move cheaply).
+    Element(Box<Element>),
     /// Character data, raw: still escaped, exactly as written (`a &amp; b`).
     Text(String),
     /// The content of a `<![CDATA[…]]>` section.
@@ -30,7 +30,7 @@ impl Node {
     /// The element, if this node is one.
     pub fn as_element(&self) -> Option<&Element> {
         match self {
-            Node::Element(e) => Some(e),
+            Node::Element(e) => Some(&**e),
             _ => None,
         }
     }
@@ -38,7 +38,7 @@ impl Node {
     /// The element, if this node is one.
     pub fn as_element_mut(&mut self) -> Option<&mut Element> {
         match self {
-            Node::Element(e) => Some(e),
+            Node::Element(e) => Some(&mut **e),
             _ => None,
         }
     }
@@ -74,6 +74,40 @@ impl Node {
 
 pub(crate) fn is_blank(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+const SPACES: &str = "                                                                                                                                ";
+const TABS: &str = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
+
+/// An element's indentation, stored without allocating in the usual cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Indent {
+    Spaces(u8),
+    Tabs(u8),
+    Other(Box<str>),
+}
+
+impl Indent {
+    pub(crate) fn new(s: &str) -> Indent {
+        let n = u8::try_from(s.len()).ok();
+        match n {
+            Some(n) if usize::from(n) <= SPACES.len() && s.bytes().all(|b| b == b' ') => {
+                Indent::Spaces(n)
+            }
+            Some(n) if usize::from(n) <= TABS.len() && s.bytes().all(|b| b == b'\t') => {
+                Indent::Tabs(n)
+            }
+            _ => Indent::Other(s.into()),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Indent::Spaces(n) => SPACES.get(..usize::from(*n)).unwrap_or(""),
+            Indent::Tabs(n) => TABS.get(..usize::from(*n)).unwrap_or(""),
+            Indent::Other(s) => s,
+        }
+    }
 }
 
 /// An attribute as written: the whitespace before it, its qualified name, the text
@@ -146,7 +180,7 @@ pub struct Element {
     /// Whitespace between the name and `>` in the end tag.
     pub(crate) end_tail: String,
     /// The whitespace that starts the element's line, when the element starts a line.
-    pub(crate) indent: Option<String>,
+    pub(crate) indent: Option<Indent>,
     /// The document's indentation step: a number of spaces, or 0 for a tab.
     pub(crate) unit: u8,
     /// The quote character for new attributes.
@@ -415,7 +449,7 @@ impl Element {
 
     /// The whitespace at the start of the element's line, when it starts a line.
     pub fn indent(&self) -> Option<&str> {
-        self.indent.as_deref()
+        self.indent.as_ref().map(Indent::as_str)
     }
 
     // ----- paths -----
@@ -661,12 +695,12 @@ impl Element {
     fn child_indent(&self, near: Option<usize>) -> Option<String> {
         if let Some(i) = near
             && let Some(Node::Element(e)) = self.children.get(i)
-            && e.indent.is_some()
+            && let Some(i) = e.indent()
         {
-            return e.indent.clone();
+            return Some(i.to_string());
         }
-        if let Some(e) = self.elements().find(|e| e.indent.is_some()) {
-            return e.indent.clone();
+        if let Some(i) = self.elements().find_map(Element::indent) {
+            return Some(i.to_string());
         }
         if self.elements().next().is_some() {
             return None;
@@ -678,9 +712,7 @@ impl Element {
         if mixed {
             return None;
         }
-        self.indent
-            .as_ref()
-            .map(|i| format!("{i}{}", self.unit_str()))
+        self.indent().map(|i| format!("{i}{}", self.unit_str()))
     }
 
     fn insert_at(&mut self, at: Position, mut child: Element) -> &mut Element {
@@ -696,7 +728,7 @@ impl Element {
             if child.fresh {
                 child.format_fresh(indent.clone(), self.unit, self.quote);
             } else if child.indent.is_none() {
-                child.indent.clone_from(&indent);
+                child.indent = indent.as_deref().map(Indent::new);
             }
         }
         self.open_tag();
@@ -713,7 +745,7 @@ impl Element {
             }
             (Position::Before(i), _) => i,
             (Position::Append, Some(ws)) => {
-                let closing = self.indent.as_ref().map(|i| format!("\n{i}"));
+                let closing = self.indent().map(|i| format!("\n{i}"));
                 // content is blank (or comments): rebuild it around the new child
                 self.children.retain(|n| !n.is_whitespace());
                 self.children.push(ws);
@@ -725,7 +757,7 @@ impl Element {
             }
             (Position::Append, None) => self.children.len(),
         };
-        self.children.insert(pos, Node::Element(child));
+        self.children.insert(pos, Node::Element(Box::new(child)));
         self.element_at_node(pos)
     }
 
@@ -743,6 +775,7 @@ impl Element {
         let Node::Element(removed) = self.children.remove(i) else {
             return None;
         };
+        let removed = *removed;
         if i > 0 && self.children[i - 1].is_whitespace() {
             self.children.remove(i - 1);
         } else if i == 0
@@ -819,7 +852,7 @@ impl Element {
         let only_elements = !self.children.is_empty()
             && self.children.iter().all(|n| matches!(n, Node::Element(_)));
         let child_indent = indent.as_ref().map(|i| format!("{i}{}", self.unit_str()));
-        self.indent = indent;
+        self.indent = indent.as_deref().map(Indent::new);
         let old = std::mem::take(&mut self.children);
         for n in old {
             match n {
@@ -843,7 +876,7 @@ impl Element {
                 other => self.children.push(other),
             }
         }
-        if only_elements && let Some(i) = &self.indent {
+        if only_elements && let Some(i) = self.indent() {
             self.children.push(Node::Text(format!("\n{i}")));
         }
     }
@@ -906,7 +939,7 @@ impl Document {
     /// A document made of a root element only (written with a trailing newline).
     pub fn new(mut root: Element) -> Document {
         let mut format_root = Element::new("");
-        format_root.indent = Some(String::new());
+        format_root.indent = Some(Indent::Spaces(0));
         root.adopt(&format_root);
         if root.fresh {
             root.format_fresh(Some(String::new()), 2, '"');

@@ -166,8 +166,24 @@ impl TestDomain {
 
 impl Drop for TestDomain {
     fn drop(&mut self) {
-        let _ = virsh(&["destroy", &self.name]);
-        let _ = virsh(&["undefine", &self.name, "--managed-save", "--nvram"]);
+        // Retried for a while: a failing test may have left the daemon restarting.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let _ = virsh(&["destroy", &self.name]);
+            let _ = virsh(&["undefine", &self.name, "--managed-save", "--nvram"]);
+            let gone = virsh(&["list", "--all", "--name"])
+                .is_ok_and(|names| !names.lines().any(|n| n.trim() == self.name));
+            if gone || Instant::now() >= deadline {
+                if !gone {
+                    eprintln!(
+                        "could not remove {}; `tests/support/libvirtd.sh cleanup-domains` will",
+                        self.name
+                    );
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
         if let Some(pool) = &self.pool {
             let _ = virsh(&["pool-destroy", pool]);
         }
