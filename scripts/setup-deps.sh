@@ -23,6 +23,7 @@ PACKAGES=(
   libxml2-utils ovmf dbus dbus-x11 iproute2 python3
   xvfb xauth x11-apps imagemagick at-spi2-core python3-gi python3-pyatspi gir1.2-atspi-2.0
   desktop-file-utils appstream meson ninja-build polkitd
+  osinfo-db
 )
 
 missing=()

@@ -5,7 +5,9 @@
 # state, log and cache directories are private, so that a libvirtd started inside (e.g. by
 # tests/support/libvirtd.sh or smoke.sh) cannot collide with another libvirtd on the same
 # machine: its sockets in /run/libvirt, its domain definitions, save images and VNC ports
-# (the private network namespace has only its own loopback) are its own.
+# (the private network namespace has only its own loopback) are its own. Still shared:
+# PIDs and cgroups (/sys/fs/cgroup/*/machine/qemu-ID-NAME.libvirt-qemu), so two daemons
+# should not run domains of the same name at the same time.
 #
 # Only needed when several sessions share one machine, each with its own libvirtd; CI, with
 # one daemon per machine, runs the scripts directly. The network namespace has no route out:
@@ -13,10 +15,14 @@
 #
 # Example:  tests/guest/build.sh && tests/support/isolate.sh tests/support/smoke.sh
 #
-# Environment: VIREO_ISOLATE_DIR  where the private directories live (default
-#   /tmp/vireo-isolated); VIREO_TEST_STATE defaults to $VIREO_ISOLATE_DIR/state. Reusing it across calls keeps the daemon reachable: a daemon
-#   started by one call keeps running, and a later call sees its sockets through the same
-#   directories (but it stays in the network namespace of the call that started it).
+# Environment:
+#   VIREO_ISOLATE_DIR  where the private directories live (default /tmp/vireo-isolated).
+#                      Reusing it across calls keeps a daemon reachable: a daemon started by
+#                      one call keeps running, and a later call sees its sockets through the
+#                      same directories (the daemon stays in the network namespace of the
+#                      call that started it, so its VNC ports are reachable only from there).
+#   VIREO_TEST_STATE   defaults to $VIREO_ISOLATE_DIR/state here, so that it is never shared
+#                      with a daemon outside.
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
