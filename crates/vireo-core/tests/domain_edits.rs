@@ -2,20 +2,13 @@
 //! edit is applied, read back, then undone node by node on the edited tree; what is
 //! left must be the input, byte for byte.
 
-use std::path::{Path, PathBuf};
+mod corpus_common;
+use corpus_common::*;
+
+use std::path::PathBuf;
 
 use vireo_core::domain::{DiskSpec, Domain, VIREO_NS};
 use vireo_core::xml::{Element, Node, Segment, split_documents};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: corpus not found at {}", dir.display());
-        None
-    }
-}
 
 fn corpus_domains() -> Vec<(String, String)> {
     let Some(dir) = corpus_dir() else {

@@ -3,39 +3,16 @@
 //! after typical edits. Inputs the schema rejects are listed, with the reason, in
 //! `tests/data/xml/validator-rejects.txt` at the repository root.
 
+mod corpus_common;
+use corpus_common::*;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vireo_core::domain::{DiskSpec, Domain};
 use vireo_core::xml::{Document, Segment, split_documents};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = repo_root().join("../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: corpus not found at {}", dir.display());
-        None
-    }
-}
-
-fn xml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
 
 /// (file name, 1-based document index) → reason.
 fn listed_rejects() -> BTreeMap<(String, usize), String> {

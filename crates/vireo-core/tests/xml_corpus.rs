@@ -1,33 +1,13 @@
 //! Round trip of every document of the shared libvirt corpus through the lossless tree,
 //! with `xmllint --c14n` (canonical XML 1.0 with comments) as the oracle.
 
+mod corpus_common;
+use corpus_common::*;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use vireo_core::xml::{Document, Segment, split_documents};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: corpus not found at {}", dir.display());
-        None
-    }
-}
-
-fn xml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
 
 fn have_xmllint() -> bool {
     Command::new("xmllint")
